@@ -1,0 +1,274 @@
+"""Publishing: validate, then store events and their deliveries in one transaction.
+
+The cursor rule (SPEC §3): once a reader has seen cursor N, no event with a
+cursor <= N may appear later. A plain sequence breaks it: numbers are taken
+before commit and transactions commit out of order, so a reader can see 8
+before 7 commits. Here cursors come from one counter row bumped with
+`UPDATE ... RETURNING`; its row lock is held until the publishing transaction
+commits, so cursors are assigned in commit order and become visible in that
+order. The lock is taken as late as possible (after validation and fan-out),
+so it covers only the inserts and the commit.
+
+Must never: store part of a batch, store an event without its deliveries, or
+send anything (dispatchers send; they are woken by NOTIFY on commit).
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from hub import ids
+from hub.exceptions import InvalidInput, PayloadTooLarge
+from hub.models import ApiKey, Channel, Delivery, Event, Subscriber
+from hub.services.fanout import fanout_candidates, subscriber_accepts
+from hub.topics import topic_error
+
+NOTIFY_CHANNEL = "ess_delivery"
+_EVENT_FIELDS = {"topic", "data", "idempotency_key", "channel"}
+
+
+@dataclass
+class EventDraft:
+    """A validated event, serialized once, waiting for its cursor."""
+
+    topic: str
+    data_json: str
+    channel: str
+    idempotency_key: str | None
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+
+@dataclass
+class Published:
+    event: Event
+    created: bool
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_json_value(data, *, path: str = "data") -> None:
+    """Refuse what PostgreSQL cannot store or receivers cannot parse.
+
+    NUL characters and lone surrogates in strings or keys, and nesting deeper
+    than ESS_MAX_JSON_DEPTH. Iterative, so deep input cannot blow the stack.
+    """
+    max_depth = settings.ESS_MAX_JSON_DEPTH
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            raise InvalidInput(f"{path} is nested deeper than {max_depth} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key, path)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_string(value, path)
+
+
+def _check_string(value: str, path: str) -> None:
+    if "\x00" in value:
+        raise InvalidInput(f"{path} contains a NUL character (\\u0000), which cannot be stored")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{path} contains a lone UTF-16 surrogate, which is not valid Unicode") from None
+
+
+def event_draft(item, *, channel_override: str | None = None) -> EventDraft:
+    """Validate one event object from the API or `hub.publish`; raise InvalidInput/PayloadTooLarge."""
+    if not isinstance(item, dict):
+        raise InvalidInput("each event must be a JSON object")
+    unknown = sorted(set(item) - _EVENT_FIELDS)
+    if unknown:
+        raise InvalidInput("unknown field(s)", {name: "unknown field" for name in unknown})
+    errors: dict[str, str] = {}
+    topic = item.get("topic")
+    if (message := topic_error(topic)) is not None:
+        errors["topic"] = message
+    if "data" not in item:
+        errors["data"] = "data is required"
+    elif not isinstance(item["data"], dict):
+        errors["data"] = "data must be a JSON object"
+    channel = item.get("channel", Channel.LIVE) if channel_override is None else channel_override
+    if channel not in Channel.values:
+        errors["channel"] = "channel must be 'live' or 'test'"
+    key = item.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 200):
+        errors["idempotency_key"] = "idempotency_key must be a string of 1 to 200 characters"
+    if errors:
+        raise InvalidInput("invalid event", errors)
+    _check_json_value(item["data"])
+    if key is not None:
+        _check_string(key, "idempotency_key")
+    data_json = _dumps(item["data"])
+    size = len(data_json.encode("utf-8"))
+    if size > settings.ESS_MAX_EVENT_BYTES:
+        raise PayloadTooLarge(
+            f"data is {size} bytes serialized; the limit is {settings.ESS_MAX_EVENT_BYTES}",
+            {"data": f"larger than {settings.ESS_MAX_EVENT_BYTES} bytes"},
+        )
+    return EventDraft(topic=topic, data_json=data_json, channel=channel, idempotency_key=key)
+
+
+def event_drafts(items, *, channel_override: str | None = None) -> list[EventDraft]:
+    """Validate a batch: all or nothing, errors name the 0-based index."""
+    if not isinstance(items, list):
+        raise InvalidInput("events must be a list", {"events": "must be a list of event objects"})
+    if not items:
+        raise InvalidInput("empty batch", {"events": "a batch holds 1 to 1000 events"})
+    if len(items) > settings.ESS_MAX_BATCH:
+        raise InvalidInput(
+            f"a batch holds at most {settings.ESS_MAX_BATCH} events", {"events": f"{len(items)} events given"}
+        )
+    drafts = []
+    for index, item in enumerate(items):
+        try:
+            drafts.append(event_draft(item, channel_override=channel_override))
+        except (InvalidInput, PayloadTooLarge) as exc:
+            raise type(exc)(f"events[{index}]: {exc.message}", {"index": index, "errors": exc.detail}) from None
+    return drafts
+
+
+def envelope_json(*, uid: str, topic: str, cursor: int, ts: str, channel: str, data_json: str) -> str:
+    """The webhook body of SPEC §5, with its keys in the documented order."""
+    return (
+        f'{{"id":{_dumps(uid)},"topic":{_dumps(topic)},"cursor":{cursor},'
+        f'"ts":{_dumps(ts)},"channel":{_dumps(channel)},"data":{data_json}}}'
+    )
+
+
+def format_ts(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _take_cursors(count: int) -> int:
+    """Reserve `count` cursors (0 just takes the lock); returns the last one.
+
+    The counter row's lock is held until commit. An upsert, so that a flushed
+    table (tests) restarts after the highest stored cursor instead of failing.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ess_cursor_counter (name, value) "
+            "VALUES ('events', (SELECT COALESCE(MAX(id), 0) FROM ess_event) + %s) "
+            "ON CONFLICT (name) DO UPDATE SET value = ess_cursor_counter.value + %s RETURNING value",
+            [count, count],
+        )
+        return cursor.fetchone()[0]
+
+
+def _existing_by_key(scope: str, keys: list[str]) -> dict[str, Event]:
+    found = Event.objects.filter(idempotency_scope=scope, idempotency_key__in=keys)
+    return {event.idempotency_key: event for event in found}
+
+
+def idempotency_scope(publisher: ApiKey | None) -> str:
+    return f"key:{publisher.pk}" if publisher is not None else "internal"
+
+
+@transaction.atomic
+def events_store(*, drafts: list[EventDraft], publisher: ApiKey | None = None) -> list[Published]:
+    """Store validated drafts and their deliveries; returns them in order.
+
+    A draft whose idempotency key was already used under the same publisher
+    returns the first event (created=False) and stores nothing.
+    """
+    candidates = fanout_candidates()
+    for draft in drafts:
+        draft.subscribers = [s for s in candidates if subscriber_accepts(s, draft.topic, draft.data_json)]
+    scope = idempotency_scope(publisher)
+    keys = [d.idempotency_key for d in drafts if d.idempotency_key is not None]
+    existing: dict[str, Event] = {}
+    if keys:
+        _take_cursors(0)  # serialises idempotency checks with other publishers
+        existing = _existing_by_key(scope, keys)
+    results: list[Published | EventDraft] = []
+    fresh: list[EventDraft] = []
+    seen_in_batch: dict[str, EventDraft] = {}
+    for draft in drafts:
+        key = draft.idempotency_key
+        if key is not None and key in existing:
+            results.append(Published(existing[key], created=False))
+        elif key is not None and key in seen_in_batch:
+            results.append(seen_in_batch[key])
+        else:
+            if key is not None:
+                seen_in_batch[key] = draft
+            fresh.append(draft)
+            results.append(draft)
+    if not fresh:
+        return results  # type: ignore[return-value]
+
+    last = _take_cursors(len(fresh))
+    now = datetime.now(UTC).replace(microsecond=0)
+    ts = format_ts(now)
+    events: list[Event] = []
+    deliveries: list[Delivery] = []
+    by_draft: dict[int, Event] = {}
+    for offset, draft in enumerate(fresh):
+        cursor = last - len(fresh) + 1 + offset
+        uid = ids.event_uid()
+        event = Event(
+            id=cursor,
+            uid=uid,
+            topic=draft.topic,
+            channel=draft.channel,
+            ts=now,
+            envelope=envelope_json(
+                uid=uid, topic=draft.topic, cursor=cursor, ts=ts, channel=draft.channel, data_json=draft.data_json
+            ),
+            publisher=publisher,
+            idempotency_scope=scope,
+            idempotency_key=draft.idempotency_key,
+        )
+        events.append(event)
+        by_draft[id(draft)] = event
+        for subscriber in draft.subscribers:
+            skip = draft.channel == Channel.TEST and not _has_test_target(subscriber)
+            deliveries.append(
+                Delivery(
+                    uid=ids.delivery_uid(),
+                    event_id=cursor,
+                    subscriber_id=subscriber.pk,
+                    channel=draft.channel,
+                    status=Delivery.Status.SKIPPED if skip else Delivery.Status.PENDING,
+                    next_attempt_at=now,
+                    created_at=now,
+                    last_error="test event and no test target" if skip else "",
+                )
+            )
+    Event.objects.bulk_create(events)
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    out = []
+    for item in results:
+        if isinstance(item, EventDraft):
+            out.append(Published(by_draft[id(item)], created=True))
+        else:
+            out.append(item)
+    return out
+
+
+def _has_test_target(subscriber: Subscriber) -> bool:
+    return bool(subscriber.test_url if subscriber.kind == Subscriber.Kind.WEBHOOK else subscriber.test_target)
+
+
+def event_publish(
+    *, topic: str, data, channel: str = "live", idempotency_key: str | None = None, publisher: ApiKey | None = None
+) -> Event:
+    """Validate and store one event (the path of `hub.publish` and single POST /ess/publish)."""
+    item = {"topic": topic, "data": data, "channel": channel}
+    if idempotency_key is not None:
+        item["idempotency_key"] = idempotency_key
+    return events_store(drafts=[event_draft(item)], publisher=publisher)[0].event
