@@ -1,5 +1,5 @@
 """The hub's tables: events (immutable, cursor-ordered), subscribers, the
-delivery outbox with its attempts, and API keys.
+delivery outbox with its attempts, API keys, and the record of manual actions.
 
 The delivery table is the source of truth for what still has to be sent;
 nothing here may send anything or hold business logic beyond small helpers.
@@ -8,6 +8,7 @@ nothing here may send anything or hold business logic beyond small helpers.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Channel(models.TextChoices):
@@ -196,6 +197,8 @@ class Delivery(models.Model):
             models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="ess_delivery_due"),
             models.Index(fields=["subscriber"], condition=Q(status="pending"), name="ess_delivery_pending_sub"),
             models.Index(fields=["subscriber"], condition=Q(status="dead"), name="ess_delivery_dead_sub"),
+            # Staff look a delivery up by the webhook-id a receiver quotes (admin search).
+            models.Index(fields=["uid"], name="ess_delivery_uid"),
         ]
 
     def __str__(self) -> str:
@@ -241,3 +244,40 @@ class FileError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line or '-'} {self.error}"
+
+
+class ManualAction(models.Model):
+    """Something a person did by hand (admin or command line): who, when, what, to which object.
+
+    Written by the services in the same transaction as the change itself;
+    never updated. Holds no secrets: `detail` names changed fields, not values
+    of secrets.
+    """
+
+    class Action(models.TextChoices):
+        SUBSCRIBER_CREATE = "subscriber.create", "subscriber created"
+        SUBSCRIBER_EDIT = "subscriber.edit", "subscriber edited"
+        SUBSCRIBER_PAUSE = "subscriber.pause", "subscriber paused"
+        SUBSCRIBER_RESUME = "subscriber.resume", "subscriber resumed"
+        SECRET_ROTATE = "secret.rotate", "secret rotated"
+        KEY_CREATE = "key.create", "API key created"
+        KEY_REVOKE = "key.revoke", "API key revoked"
+        DELIVERY_RETRY = "delivery.retry", "delivery retried"
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text so the record outlives the user account; "cli:<login>" from the command line.
+    actor = models.CharField(max_length=200)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target = models.CharField(max_length=200, help_text='What was acted on, e.g. "subscriber:md-mm1" or "api_key:12".')
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "ess_manual_action"
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["target", "at"], name="ess_manual_action_target")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"

@@ -1,5 +1,6 @@
 """Bearer API keys and the scope checks of SPEC §4: 401 before 403."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from hub.models import ApiKey
@@ -53,7 +54,11 @@ def is_staff_session(request) -> bool:
 
 
 class HasScope(permissions.BasePermission):
-    """Key with the view's `required_scope`, or a staff session."""
+    """Key with the view's `required_scope`, or a staff session.
+
+    A view with `subscriber_keys_allowed = False` also refuses keys bound to a
+    subscriber: such a key may only replay or poll its own events (SPEC §4).
+    """
 
     message = "this API key lacks the required scope"
 
@@ -67,4 +72,17 @@ class HasScope(permissions.BasePermission):
         if key is None or not key.has_scope(scope):
             self.message = f"this API key lacks the '{scope}' scope"
             return False
+        if key.subscriber_id is not None and not getattr(view, "subscriber_keys_allowed", True):
+            self.message = "a subscriber key may only replay or poll its own subscriber's events"
+            return False
         return True
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the bearer key in /ess/schema (drf-spectacular finds it by subclassing)."""
+
+    target_class = "hub.api.auth.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An API key: Authorization: Bearer <key>."}

@@ -3,6 +3,7 @@
 import logging
 
 from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -54,17 +55,38 @@ def json_error(status_code: int, message: str, detail=None) -> JsonResponse:
     return JsonResponse({"error": message, "detail": detail}, status=status_code)
 
 
+def is_api_path(path: str) -> bool:
+    """Whether `path` is answered in JSON (the API and /healthz); the admin keeps Django's HTML pages."""
+    return path == "/ess" or path.startswith("/ess/") or path == "/healthz"
+
+
+# Django's error handlers (wired in hub/urls.py): JSON for the API, Django's own pages elsewhere.
+
+
 def handler400(request, exception=None):
-    return json_error(400, "bad request")
+    if is_api_path(request.path):
+        return json_error(400, "bad request")
+    return defaults.bad_request(request, exception)
 
 
 def handler403(request, exception=None):
-    return json_error(403, "forbidden")
+    if is_api_path(request.path):
+        return json_error(403, "forbidden")
+    return defaults.permission_denied(request, exception)
 
 
 def handler404(request, exception=None):
-    return json_error(404, "not found", request.path)
+    if is_api_path(request.path):
+        return json_error(404, "not found", request.path)
+    return defaults.page_not_found(request, exception)
 
 
 def handler500(request):
-    return json_error(500, "internal error")
+    if is_api_path(request.path):
+        return json_error(500, "internal error")
+    return defaults.server_error(request)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Catch-all under /ess/: a JSON 404 even with DEBUG on (Django's debug 404 page is HTML)."""
+    return json_error(404, "not found", request.path)

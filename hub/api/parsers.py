@@ -1,19 +1,27 @@
 """A JSON parser that answers bad bodies with 4xx, never 500.
 
-DRF reads the WSGI stream directly, so Django's upload limit is enforced here
-(413), and pathological nesting (RecursionError) is a 400.
+Not a JSONParser subclass on purpose: DRF reads `request.body` for those,
+which raises Django's RequestDataTooBig (a bare 400) before the parser runs.
+This one reads the stream itself, so the upload limit is enforced here
+(413), and pathological nesting (RecursionError) is a 400. Numbers must stay
+finite: NaN, Infinity and 1e400 (which Python reads as infinity) would be
+stored as text no JSON parser accepts.
 """
 
 import json
+import math
 
 from django.conf import settings
-from rest_framework import parsers
+from rest_framework import parsers, renderers
 from rest_framework.exceptions import ParseError
 
 from hub.api.errors import RequestTooLarge
 
 
-class StrictJSONParser(parsers.JSONParser):
+class StrictJSONParser(parsers.BaseParser):
+    media_type = "application/json"
+    renderer_class = renderers.JSONRenderer
+
     def parse(self, stream, media_type=None, parser_context=None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = (parser_context or {}).get("request")
@@ -28,7 +36,7 @@ class StrictJSONParser(parsers.JSONParser):
         except UnicodeDecodeError as exc:
             raise ParseError(f"body is not UTF-8: {exc}") from None
         try:
-            return json.loads(text, parse_constant=_refuse_constant)
+            return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
         except RecursionError:
             raise ParseError("JSON is nested too deeply") from None
         except ValueError as exc:
@@ -37,3 +45,10 @@ class StrictJSONParser(parsers.JSONParser):
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value

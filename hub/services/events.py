@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from hub import ids
 from hub.exceptions import InvalidInput, PayloadTooLarge
+from hub.jsoncheck import check_json_value
 from hub.models import ApiKey, Channel, Delivery, Event, Subscriber
 from hub.services.fanout import fanout_candidates, subscriber_accepts
 from hub.topics import topic_error
@@ -48,38 +49,7 @@ class Published:
 
 
 def _dumps(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _check_json_value(data, *, path: str = "data") -> None:
-    """Refuse what PostgreSQL cannot store or receivers cannot parse.
-
-    NUL characters and lone surrogates in strings or keys, and nesting deeper
-    than ESS_MAX_JSON_DEPTH. Iterative, so deep input cannot blow the stack.
-    """
-    max_depth = settings.ESS_MAX_JSON_DEPTH
-    stack = [(data, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > max_depth:
-            raise InvalidInput(f"{path} is nested deeper than {max_depth} levels")
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _check_string(key, path)
-                stack.append((item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-        elif isinstance(value, str):
-            _check_string(value, path)
-
-
-def _check_string(value: str, path: str) -> None:
-    if "\x00" in value:
-        raise InvalidInput(f"{path} contains a NUL character (\\u0000), which cannot be stored")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{path} contains a lone UTF-16 surrogate, which is not valid Unicode") from None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def event_draft(item, *, channel_override: str | None = None) -> EventDraft:
@@ -105,10 +75,13 @@ def event_draft(item, *, channel_override: str | None = None) -> EventDraft:
         errors["idempotency_key"] = "idempotency_key must be a string of 1 to 200 characters"
     if errors:
         raise InvalidInput("invalid event", errors)
-    _check_json_value(item["data"])
+    check_json_value(item["data"])
     if key is not None:
-        _check_string(key, "idempotency_key")
-    data_json = _dumps(item["data"])
+        check_json_value(key, path="idempotency_key")
+    try:
+        data_json = _dumps(item["data"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"data is not JSON-serializable: {exc}", {"data": str(exc)}) from None
     size = len(data_json.encode("utf-8"))
     if size > settings.ESS_MAX_EVENT_BYTES:
         raise PayloadTooLarge(

@@ -8,7 +8,10 @@ whose detail maps each bad field to the reason a person needs.
 import re
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from hub.exceptions import InvalidInput
+from hub.jsoncheck import check_json_value
 from hub.topics import pattern_error
 from hub.urlsafety import url_error
 
@@ -48,12 +51,12 @@ def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_target(value, name: str, errors: dict) -> None:
+def _check_target(value, name: str, errors: dict, *, resolve: bool) -> None:
     if not isinstance(value, dict) or not value:
         errors[name] = f"{name} must be a mapping (host, port, username, directory, ...)"
         return
     if "url" in value:
-        if (reason := url_error(value["url"])) is not None:
+        if (reason := url_error(value["url"], resolve=resolve)) is not None:
             errors[name] = reason
         return
     for required in ("host", "username", "directory"):
@@ -79,6 +82,13 @@ def subscriber_config_clean(data: dict, *, allowed: set[str] = API_FIELDS, resol
     errors: dict[str, str] = {}
     for name in sorted(set(data) - allowed):
         errors[name] = "unknown field"
+    for name, value in data.items():
+        try:
+            check_json_value(value, path=str(name))
+        except InvalidInput as exc:
+            errors[str(name)] = exc.message
+    if errors:
+        raise InvalidInput("invalid subscriber", errors)
 
     sid = data.get("id")
     if not isinstance(sid, str) or not ID_PATTERN.fullmatch(sid):
@@ -93,9 +103,9 @@ def subscriber_config_clean(data: dict, *, allowed: set[str] = API_FIELDS, resol
         if "target" not in data:
             errors["target"] = "a connector subscriber needs a target"
         else:
-            _check_target(data["target"], "target", errors)
+            _check_target(data["target"], "target", errors, resolve=resolve)
         if data.get("test_target") is not None:
-            _check_target(data["test_target"], "test_target", errors)
+            _check_target(data["test_target"], "test_target", errors, resolve=resolve)
     else:
         if "url" not in data:
             errors["url"] = "url is required"
@@ -129,11 +139,15 @@ def subscriber_config_clean(data: dict, *, allowed: set[str] = API_FIELDS, resol
     if test_url not in (None, "") and (reason := url_error(test_url, resolve=resolve)) is not None:
         errors["test_url"] = reason
 
-    max_retries = data.get("max_retries", 5)
+    max_retries = data.get("max_retries")
+    if max_retries is None:
+        max_retries = settings.ESS_MAX_RETRIES
     if not (_is_int(max_retries) and 0 <= max_retries <= MAX_RETRIES_LIMIT):
         errors["max_retries"] = f"max_retries must be a whole number from 0 to {MAX_RETRIES_LIMIT}"
 
-    base = data.get("retry_base_seconds", 30)
+    base = data.get("retry_base_seconds")
+    if base is None:
+        base = settings.ESS_RETRY_BASE_SECONDS
     if not (_is_number(base) and 0 < base <= MAX_RETRY_BASE_SECONDS):
         errors["retry_base_seconds"] = (
             f"retry_base_seconds must be a number above 0 and at most {MAX_RETRY_BASE_SECONDS:g}"
