@@ -1,0 +1,1 @@
+"""Delivery channels: one transport each (HTTP webhook, SFTP), nothing of Django models."""
