@@ -2,7 +2,10 @@
 
 import hashlib
 import secrets
+import threading
+import time
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,10 +41,33 @@ def api_key_create(
     return key, token
 
 
+# Known keys, per process, for ESS_API_KEY_CACHE_SECONDS: a publish then costs
+# no lookup query. Unknown tokens are never cached, so a new key works at once;
+# a revocation reaches other processes within the TTL.
+_cache: dict[str, tuple[float, ApiKey]] = {}
+_cache_lock = threading.Lock()
+
+
 def api_key_authenticate(token: str) -> ApiKey | None:
-    return ApiKey.objects.select_related("subscriber").filter(key_hash=key_hash(token), revoked_at__isnull=True).first()
+    digest = key_hash(token)
+    now = time.monotonic()
+    hit = _cache.get(digest)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    key = ApiKey.objects.select_related("subscriber").filter(key_hash=digest, revoked_at__isnull=True).first()
+    ttl = settings.ESS_API_KEY_CACHE_SECONDS
+    with _cache_lock:
+        if key is None or ttl <= 0:
+            _cache.pop(digest, None)
+        else:
+            if len(_cache) > 10_000:
+                _cache.clear()
+            _cache[digest] = (now + ttl, key)
+    return key
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
+    with _cache_lock:
+        _cache.pop(key.key_hash, None)

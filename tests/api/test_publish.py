@@ -28,6 +28,16 @@ def test_revoked_key_is_401(make_key, bearer):
     assert bearer(token).post(URL, EVENT, format="json").status_code == 401
 
 
+def test_a_key_used_then_revoked_is_401_at_once_in_the_same_process(make_key, bearer):
+    from hub.models import ApiKey
+    from hub.services.keys import api_key_revoke
+
+    token = make_key(scopes=["publish"])
+    assert bearer(token).post(URL, EVENT, format="json").status_code == 202  # now cached
+    api_key_revoke(key=ApiKey.objects.get())
+    assert bearer(token).post(URL, EVENT, format="json").status_code == 401
+
+
 def test_key_without_the_publish_scope_is_403(make_key, bearer):
     response = bearer(make_key(scopes=["read", "register"])).post(URL, EVENT, format="json")
     assert response.status_code == 403
