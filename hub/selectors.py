@@ -78,7 +78,9 @@ def _is_failing(subscriber: Subscriber, dead: int) -> bool:
     return error_at is not None and (ack_at is None or error_at > ack_at)
 
 
-def subscriber_status_list(*, latest: int | None = None, now: datetime | None = None) -> list[SubscriberStatus]:
+def subscriber_status_list(
+    *, latest: int | None = None, now: datetime | None = None, only: str | None = None
+) -> list[SubscriberStatus]:
     """Each subscriber's sync status (SPEC §4 /ess/status), in id order, in at most five queries.
 
     `lag` is the latest cursor minus the last acked cursor. A subscriber that
@@ -88,8 +90,9 @@ def subscriber_status_list(*, latest: int | None = None, now: datetime | None = 
     """
     now = now or timezone.now()
     latest = latest_cursor() if latest is None else latest
+    chosen = Subscriber.objects.filter(pk=only) if only is not None else Subscriber.objects.all()
     subscribers = list(
-        Subscriber.objects.order_by("id").only(
+        chosen.order_by("id").only(
             "id", "kind", "state", "last_ack_at", "last_ack_cursor", "last_error", "last_error_at"
         )
     )
@@ -159,11 +162,15 @@ def subscriber_status_list(*, latest: int | None = None, now: datetime | None = 
     return statuses
 
 
-def hub_status(*, now: datetime | None = None) -> HubStatus:
-    """The whole /ess/status answer: latest cursor, every subscriber, every broken subscriber file."""
+def hub_status(*, now: datetime | None = None, subscriber_id: str | None = None) -> HubStatus:
+    """The /ess/status answer: latest cursor, every subscriber, every broken subscriber file.
+
+    With `subscriber_id` (a subscriber's own key) only that subscriber's row,
+    and no file errors: they may name other subscribers' files.
+    """
     latest = latest_cursor()
     return HubStatus(
         latest_cursor=latest,
-        subscribers=subscriber_status_list(latest=latest, now=now),
-        file_errors=list(FileError.objects.order_by("file")),
+        subscribers=subscriber_status_list(latest=latest, now=now, only=subscriber_id),
+        file_errors=list(FileError.objects.order_by("file")) if subscriber_id is None else [],
     )

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hub.api.auth import HasScope
+from hub.api.auth import HasScope, request_key
 from hub.api.serializers import ErrorSerializer, HealthSerializer, HubStatusSerializer
 from hub.selectors import hub_status
 
@@ -13,16 +13,20 @@ from hub.selectors import hub_status
 class StatusView(APIView):
     permission_classes = [HasScope]
     required_scope = "read"
-    # It names every subscriber and every broken file: not for one subscriber's eyes.
-    subscriber_keys_allowed = False
+    # A subscriber's own key has the read scope too: it sees only its own row.
 
     @extend_schema(
         summary="Sync status of every subscriber",
-        description="Read scope or a staff session. Timestamps are RFC 3339 UTC.",
+        description=(
+            "Read scope or a staff session. Timestamps are RFC 3339 UTC. A subscriber's own key sees only "
+            "its own subscriber and no file errors."
+        ),
         responses={200: HubStatusSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request):
-        return Response(HubStatusSerializer(hub_status()).data)
+        key = request_key(request)
+        own = key.subscriber_id if key is not None else None
+        return Response(HubStatusSerializer(hub_status(subscriber_id=own)).data)
 
 
 class HealthView(APIView):

@@ -178,9 +178,14 @@ def test_status_needs_the_read_scope(make_key, bearer):
     assert bearer(make_key(scopes=["publish", "register"])).get(URL).status_code == 403
 
 
-def test_a_subscriber_key_may_not_see_every_subscriber(make_key, bearer):
+def test_a_subscriber_key_sees_only_its_own_subscriber_and_no_file_errors(make_key, bearer):
     subscriber = _subscriber("a")
-    assert bearer(make_key(scopes=["read"], subscriber=subscriber)).get(URL).status_code == 403
+    _subscriber("b")
+    FileError.objects.create(file="b.yml", line=3, error="unknown field")
+    response = bearer(make_key(scopes=["read"], subscriber=subscriber)).get(URL)
+    assert response.status_code == 200
+    assert [row["id"] for row in response.json()["subscribers"]] == ["a"]
+    assert response.json()["file_errors"] == []
 
 
 def test_a_staff_session_may_look(admin_client):
