@@ -4,7 +4,7 @@ MultiFernet decrypts with any listed key and encrypts with the first, so keys
 rotate by prepending a new one. Plain secrets never reach the database or logs.
 """
 
-from functools import cache
+from functools import cache, lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -33,7 +33,14 @@ def encrypt(plain: str) -> str:
 def decrypt(token: str) -> str:
     if not token:
         return ""
+    return _decrypt(tuple(settings.ESS_ENCRYPTION_KEYS), token)
+
+
+@lru_cache(maxsize=4096)
+def _decrypt(keys: tuple[str, ...], token: str) -> str:
+    # Cached: dispatchers decrypt the same few secrets for every delivery they
+    # claim; a token is immutable, and a changed secret is a new token.
     try:
-        return _fernet(tuple(settings.ESS_ENCRYPTION_KEYS)).decrypt(token.encode()).decode()
+        return _fernet(keys).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ImproperlyConfigured("a stored secret cannot be decrypted with ESS_ENCRYPTION_KEYS") from exc

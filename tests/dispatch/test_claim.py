@@ -100,3 +100,15 @@ def test_a_full_throttle_does_not_hold_back_other_subscribers():
     by_subscriber = [d.subscriber_id for d in claimed]
     assert by_subscriber.count("fast") == 3
     assert by_subscriber.count("slow") <= 2
+
+
+def test_a_throttle_set_on_a_subscriber_holds_from_its_next_claim(settings):
+    subscriber, _ = make_subscriber(url=URL)
+    for n in range(10):
+        hub.publish("drug.copay", {"n": n})
+    assert len(delivery_claim(limit=2).deliveries) == 2  # unthrottled: one statement, no throttle look
+    Subscriber.objects.filter(pk=subscriber.pk).update(throttle=1)
+
+    claimed = delivery_claim(limit=64).deliveries
+
+    assert len(claimed) <= 1  # never a burst past the new throttle, even before the hub looks again
