@@ -39,6 +39,13 @@ log = logging.getLogger("hub.dispatch")
 
 STOP_GRACE_SECONDS = 8.0  # under qcluster's 10 s wait for its children
 MIN_SLEEP_SECONDS = 0.005
+# Outcomes are written together, at most this late (or at once when this many wait):
+# at a few hundred sends a second one transaction per send cost more CPU than the
+# sends did. Harmless for correctness: a lease lasts far longer than this.
+RECORD_EVERY_SECONDS = 0.05
+RECORD_BATCH = 200
+# How long the "next retry or throttle slot" look is trusted while idle.
+NEXT_DUE_TTL_SECONDS = 0.25
 
 
 class Dispatcher:
@@ -50,6 +57,8 @@ class Dispatcher:
         self.stopping = threading.Event()
         self._finished: queue.SimpleQueue[DeliveryOutcome] = queue.SimpleQueue()
         self._unrecorded: list[DeliveryOutcome] = []
+        self._first_unrecorded_at = 0.0
+        self._next_due: tuple[float, float | None] | None = None  # (looked at, seconds until due then)
         self._in_flight = 0
         self._channel = WebhookChannel(
             pool_size=self.concurrency,
@@ -83,7 +92,11 @@ class Dispatcher:
                 if again or not self._finished.empty() or done():
                     continue
                 # While sends are in flight, each one that finishes wakes the loop.
-                self.wake.wait(self.poll if self._in_flight else self._sleep_seconds())
+                pause = self.poll if self._in_flight else self._sleep_seconds()
+                if self._unrecorded:
+                    flush_at = self._first_unrecorded_at + RECORD_EVERY_SECONDS
+                    pause = min(pause, max(0.0, flush_at - time.monotonic()))
+                self.wake.wait(pause)
             except (DatabaseError, InterfaceError) as exc:
                 log.warning("database error in the dispatcher (%s); trying again in 1 s", exc)
                 close_old_connections()
@@ -113,7 +126,7 @@ class Dispatcher:
         while self._in_flight and time.monotonic() < deadline:
             self._collect(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
         try:
-            self._record()
+            self._record(force=True)
         except (DatabaseError, InterfaceError):
             log.exception("could not record %d finished sends; they will be sent again", len(self._unrecorded))
         if self._in_flight:
@@ -134,27 +147,38 @@ class Dispatcher:
     def _collect(self, timeout: float = 0.0) -> None:
         try:
             if timeout:
-                self._unrecorded.append(self._finished.get(timeout=timeout))
-                self._in_flight -= 1
+                self._add_unrecorded(self._finished.get(timeout=timeout))
             while True:
-                self._unrecorded.append(self._finished.get_nowait())
-                self._in_flight -= 1
+                self._add_unrecorded(self._finished.get_nowait())
         except queue.Empty:
             pass
 
-    def _record(self) -> None:
+    def _add_unrecorded(self, outcome: DeliveryOutcome) -> None:
+        if not self._unrecorded:
+            self._first_unrecorded_at = time.monotonic()
+        self._unrecorded.append(outcome)
+        self._in_flight -= 1
+
+    def _record(self, *, force: bool = False) -> None:
         self._collect()
         if not self._unrecorded:
             return
+        due = time.monotonic() - self._first_unrecorded_at >= RECORD_EVERY_SECONDS
+        if not (force or due or self.stopping.is_set() or len(self._unrecorded) >= RECORD_BATCH):
+            return
         counts = deliveries_record(outcomes=self._unrecorded)
         self._unrecorded = []  # kept until written: a database error retries them next step
+        self._next_due = None  # new retries may be due sooner than we last looked
         log.debug("recorded %s", dict(counts))
 
     def _sleep_seconds(self) -> float:
-        due_in = deliveries_next_due_in(horizon=THROTTLE_HORIZON_SECONDS)
+        clock = time.monotonic()
+        if self._next_due is None or clock - self._next_due[0] > NEXT_DUE_TTL_SECONDS:
+            self._next_due = (clock, deliveries_next_due_in(horizon=THROTTLE_HORIZON_SECONDS))
+        looked_at, due_in = self._next_due
         if due_in is None:
-            return self.poll
-        return min(self.poll, max(MIN_SLEEP_SECONDS, due_in))
+            return min(self.poll, NEXT_DUE_TTL_SECONDS) if self._unrecorded else self.poll
+        return min(self.poll, max(MIN_SLEEP_SECONDS, due_in - (clock - looked_at)))
 
 
 def run() -> None:
