@@ -163,23 +163,50 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _insert_rows(model, attnames: tuple[str, ...], rows: list[tuple]) -> None:
-    """Multi-row INSERT: on this hot path the ORM's bulk_create cost more than the database did."""
+MAX_PARAMETERS = 30_000  # under SQLite's 32,766 and PostgreSQL's 65,535 per statement
+
+
+def _values(model, attnames: tuple[str, ...], rows: list[tuple]) -> tuple[str, list]:
+    """`INSERT INTO table (columns) VALUES (...), ...` and its parameters, prepared per field."""
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     fields = [by_attname[name] for name in attnames]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per_statement = 30_000 // len(fields)  # under SQLite's 32,766 and PostgreSQL's 65,535 parameters
+    params = [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(fields, row, strict=True)]
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {', '.join([placeholders] * len(rows))}", params
+
+
+def _insert_rows(model, attnames: tuple[str, ...], rows: list[tuple]) -> None:
+    """Multi-row INSERTs: on this hot path the ORM's bulk_create cost more than the database did."""
+    per_statement = MAX_PARAMETERS // len(attnames)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), per_statement):
-            part = rows[start : start + per_statement]
-            params = [
-                f.get_db_prep_save(value, connection) for row in part for f, value in zip(fields, row, strict=True)
-            ]
+            cursor.execute(*_values(model, attnames, rows[start : start + per_statement]))
+
+
+def _store(event_rows: list[tuple], delivery_rows: list[tuple]) -> None:
+    """Insert events and deliveries, and NOTIFY the dispatchers (delivered on commit).
+
+    On PostgreSQL a publish that fits one statement is one round trip: both
+    INSERTs as data-modifying CTEs and the NOTIFY as the main query (the
+    foreign keys are deferred, so the order of the CTEs does not matter).
+    """
+    parameters = len(event_rows) * len(_EVENT_COLUMNS) + len(delivery_rows) * len(_DELIVERY_COLUMNS)
+    if connection.vendor == "postgresql" and delivery_rows and parameters <= MAX_PARAMETERS:
+        events_sql, events_params = _values(Event, _EVENT_COLUMNS, event_rows)
+        deliveries_sql, deliveries_params = _values(Delivery, _DELIVERY_COLUMNS, delivery_rows)
+        with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {model._meta.db_table} ({columns}) VALUES {', '.join([placeholders] * len(part))}",
-                params,
+                f"WITH e AS ({events_sql}), d AS ({deliveries_sql}) SELECT pg_notify(%s, '')",
+                [*events_params, *deliveries_params, NOTIFY_CHANNEL],
             )
+        return
+    _insert_rows(Event, _EVENT_COLUMNS, event_rows)
+    if delivery_rows:
+        _insert_rows(Delivery, _DELIVERY_COLUMNS, delivery_rows)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
 
 
 def _existing_by_key(scope: str, keys: list[str]) -> dict[str, Event]:
@@ -265,12 +292,7 @@ def events_store(*, drafts: list[EventDraft], publisher: ApiKey | None = None) -
                     "test event and no test target" if skip else "",
                 )
             )
-    _insert_rows(Event, _EVENT_COLUMNS, [tuple(getattr(e, name) for name in _EVENT_COLUMNS) for e in events])
-    if delivery_rows:
-        _insert_rows(Delivery, _DELIVERY_COLUMNS, delivery_rows)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    _store([tuple(getattr(e, name) for name in _EVENT_COLUMNS) for e in events], delivery_rows)
     out = []
     for item in results:
         if isinstance(item, EventDraft):
