@@ -3,11 +3,13 @@
 The cursor rule (SPEC §3): once a reader has seen cursor N, no event with a
 cursor <= N may appear later. A plain sequence breaks it: numbers are taken
 before commit and transactions commit out of order, so a reader can see 8
-before 7 commits. Here cursors come from one counter row bumped with
-`UPDATE ... RETURNING`; its row lock is held until the publishing transaction
-commits, so cursors are assigned in commit order and become visible in that
-order. The lock is taken as late as possible (after validation and fan-out),
-so it covers only the inserts and the commit.
+before 7 commits. Here cursors come from one counter row bumped with an
+upsert (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`); its row lock is
+held until the publishing transaction commits, so cursors are assigned in
+commit order and become visible in that order. The lock is taken as late as
+possible (after validation and fan-out), so it covers only the inserts and
+the commit. On PostgreSQL a publish without idempotency keys is a single
+statement (counter, events, deliveries, NOTIFY), under the same lock.
 
 Must never: store part of a batch, store an event without its deliveries, or
 send anything (dispatchers send; they are woken by NOTIFY on commit).
