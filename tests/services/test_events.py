@@ -46,3 +46,18 @@ def test_cursors_increase_across_batches_and_singles():
     first = hub.publish("a", {})
     second = hub.publish("a", {})
     assert second.id == first.id + 1
+
+
+def test_a_large_fan_out_stores_every_delivery():
+    """1,000 events to 6 subscribers is past one statement's parameters: the chunked path stores it all."""
+    for n in range(6):
+        Subscriber.objects.create(id=f"s{n}", url=f"https://s{n}.example/hook", topics=["bulk.#"])
+    from hub.services.events import event_drafts, events_store
+
+    published = events_store(drafts=event_drafts([{"topic": "bulk.load", "data": {"n": n}} for n in range(1000)]))
+
+    cursors = [p.event.id for p in published]
+    assert cursors == list(range(cursors[0], cursors[0] + 1000))
+    assert Event.objects.count() == 1000
+    assert Delivery.objects.filter(status="pending").count() == 6000
+    assert Event.objects.get(id=cursors[-1]).envelope.endswith(',"data":{"n":999}}')
